@@ -1,0 +1,140 @@
+import type { CloudEvent } from '@google-cloud/functions-framework';
+import { buildAuditEvent, type RequestContext } from './audit-builder';
+import type { Config } from './config';
+import { type Decision, messageDecision } from './decision';
+import { RetryableError } from './errors/retryable-error';
+import type { Logger } from './logger';
+import { type ParseResult, parseRequest } from './parse-request';
+import type { AuditPort, Clock, DeployPort } from './ports';
+import { processRequest } from './process-request';
+import { type PubSubDelivery, readDelivery } from './pubsub-delivery';
+
+export interface HandlerDependencies {
+  readonly config: Config;
+  readonly deploy: DeployPort;
+  readonly audit: AuditPort;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** How long one message may keep starting new runs; the rest waits for redelivery. */
+  readonly timeBudgetMs?: number;
+}
+
+/** Starting runs stops well before a 300 s function timeout: a run's calls take up to ~50 s. */
+export const DEFAULT_TIME_BUDGET_MS = 180_000;
+
+/**
+ * Builds the CloudEvent function. It returns (Pub/Sub acks) once every decision is audited,
+ * and throws a {@link RetryableError} (Pub/Sub redelivers) on any transient failure.
+ */
+export function createCancelHandler(dependencies: HandlerDependencies) {
+  const { config, deploy, audit, clock, logger } = dependencies;
+  const timeBudgetMs = dependencies.timeBudgetMs ?? DEFAULT_TIME_BUDGET_MS;
+
+  return async function cancelAutomationRuns(event: CloudEvent<unknown>): Promise<void> {
+    const started = clock.now();
+    const delivery = readDelivery(event);
+    const parsed: ParseResult =
+      delivery === undefined
+        ? {
+            ok: false,
+            source: 'REQUEST',
+            message: 'the event carries no Pub/Sub message',
+            partial: {},
+          }
+        : parseRequest(delivery.data, { defaultLocation: config.defaultLocation });
+    const context = requestContext(parsed, delivery, config);
+
+    const publishing: Promise<void>[] = [];
+    const sink = (decision: Decision) => {
+      const auditEvent = buildAuditEvent(decision, context, clock.now());
+      logger.decision(auditEvent);
+      publishing.push(audit.publishAudit(auditEvent));
+    };
+
+    let failure: unknown;
+    try {
+      if (!parsed.ok) {
+        sink(messageDecision('REJECTED', parsed.message));
+      } else if (isExpired(delivery, started, config.maxEventAgeSeconds)) {
+        sink(
+          messageDecision(
+            'EXPIRED',
+            `the message is older than MAX_EVENT_AGE_SECONDS (${config.maxEventAgeSeconds})`,
+          ),
+        );
+      } else if (parsed.request.kind === 'ignore') {
+        sink(messageDecision('IGNORED', parsed.request.why));
+      } else {
+        await processRequest(
+          parsed.request,
+          deploy,
+          {
+            allowedPipelines: config.allowedPipelines,
+            maxRuns: config.maxRunsPerEvent,
+            concurrency: config.runConcurrency,
+            dryRun: context.dryRun,
+            anchor: delivery?.publishTime ?? delivery?.eventTime ?? started,
+            deadline: new Date(started.getTime() + timeBudgetMs),
+            now: () => clock.now(),
+          },
+          sink,
+        );
+      }
+    } catch (error) {
+      failure = error;
+    }
+
+    const published = await Promise.allSettled(publishing);
+    const auditFailures = published.flatMap((result) =>
+      result.status === 'rejected' ? [result.reason] : [],
+    );
+    if (failure === undefined && auditFailures.length === 0) return;
+
+    const failures = [
+      ...(failure instanceof RetryableError
+        ? failure.failures
+        : failure === undefined
+          ? []
+          : [failure]),
+      ...auditFailures,
+    ];
+    const message =
+      auditFailures.length > 0
+        ? `${auditFailures.length} audit event${auditFailures.length > 1 ? 's' : ''} not published`
+        : failure instanceof Error
+          ? failure.message
+          : String(failure);
+    logger.retry(message, failures);
+    throw failure instanceof RetryableError && auditFailures.length === 0
+      ? failure
+      : new RetryableError(message, failures);
+  };
+}
+
+function isExpired(
+  delivery: PubSubDelivery | undefined,
+  now: Date,
+  maxAgeSeconds: number,
+): boolean {
+  const time = delivery?.eventTime;
+  return time != null && now.getTime() - time.getTime() > maxAgeSeconds * 1000;
+}
+
+function requestContext(
+  parsed: ParseResult,
+  delivery: PubSubDelivery | undefined,
+  config: Config,
+): RequestContext & { readonly dryRun: boolean } {
+  const fields = parsed.ok ? parsed.request : parsed.partial;
+  const source = parsed.ok ? parsed.request.source : parsed.source;
+  return {
+    source,
+    messageId: delivery?.messageId ?? null,
+    publishTime: delivery?.publishTime ?? null,
+    requestId: fields.requestId ?? null,
+    incidentId: fields.incidentId ?? null,
+    policyName: fields.policyName ?? null,
+    reason: fields.reason ?? null,
+    dryRun: config.dryRun || (parsed.ok && parsed.request.dryRun),
+  };
+}
