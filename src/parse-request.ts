@@ -121,7 +121,10 @@ export function parseRequest(data: string | null, options: ParseOptions): ParseR
   if (data === null) return reject('REQUEST', 'message has no data: expected a JSON request');
   // Base64 grows data by 4/3; reject before decoding anything huge.
   if (data.length > Math.ceil(MAX_MESSAGE_BYTES / 3) * 4 + 4) {
-    return reject('REQUEST', `message data is larger than ${MAX_MESSAGE_BYTES} bytes`);
+    return reject(
+      'REQUEST',
+      `message data is over ${MAX_MESSAGE_BYTES} bytes; the limit is ${MAX_MESSAGE_BYTES}`,
+    );
   }
   if (!BASE64.test(data)) return reject('REQUEST', 'message data is not valid base64');
   const bytes = Buffer.from(data, 'base64');

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseRequest, parseRequestJson } from '../src/parse-request';
+import { type ParseOptions, parseRequest, parseRequestJson } from '../src/parse-request';
 
 const RUN = 'projects/my-proj/locations/us-central1/deliveryPipelines/web/automationRuns/abc-123';
 const PIPELINE = 'projects/my-proj/locations/us-central1/deliveryPipelines/web';
-const options = { defaultLocation: undefined };
+const options: ParseOptions = { defaultLocation: undefined };
 const example = (file: string) =>
   JSON.parse(readFileSync(join(__dirname, 'fixtures', 'monitoring', file), 'utf8')) as Record<
     string,
