@@ -14,6 +14,7 @@ export const CONFIG_VARIABLES = {
   DEFAULT_LOCATION: { required: false, deployed: true },
   GOOGLE_CLOUD_PROJECT: { required: false, deployed: true },
   RUN_CONCURRENCY: { required: false, deployed: true },
+  FUNCTION_TIMEOUT_SECONDS: { required: false, deployed: true },
   CLOUD_DEPLOY_EMULATOR_HOST: { required: false, deployed: false },
   PUBSUB_EMULATOR_HOST: { required: false, deployed: false },
 } as const satisfies Record<string, { required: boolean; deployed: boolean }>;
@@ -81,6 +82,7 @@ const environmentSchema = z.object({
   DEFAULT_LOCATION: optionalString(LOCATION_PATTERN, 'must be a location such as us-central1'),
   GOOGLE_CLOUD_PROJECT: optionalString(PROJECT_PATTERN, 'must be a project id'),
   RUN_CONCURRENCY: integer(1, 100),
+  FUNCTION_TIMEOUT_SECONDS: integer(10, 3600),
   CLOUD_DEPLOY_EMULATOR_HOST: optionalString(HOST_PORT, 'must be host:port'),
   PUBSUB_EMULATOR_HOST: optionalString(HOST_PORT, 'must be host:port'),
 } satisfies Record<ConfigVariable, z.ZodType>);
@@ -95,6 +97,8 @@ export interface Config {
   readonly project: string | undefined;
   /** How many runs of one message are decided at once (Cloud Deploy calls in flight). */
   readonly runConcurrency: number;
+  /** The deployed function's timeout: one message's work must end inside it. */
+  readonly functionTimeoutSeconds: number;
   readonly cloudDeployEmulatorHost: string | undefined;
   readonly pubsubEmulatorHost: string | undefined;
 }
@@ -104,6 +108,8 @@ export const CONFIG_DEFAULTS = {
   maxRunsPerEvent: 50,
   maxEventAgeSeconds: 3600,
   runConcurrency: 10,
+  /** What a gen2 function gets when its deployment sets no timeout. */
+  functionTimeoutSeconds: 60,
 } as const;
 
 /** A configuration that cannot run; its message is one line naming each bad variable. */
@@ -140,6 +146,7 @@ export function parseConfig(environment: NodeJS.ProcessEnv = process.env): Confi
     defaultLocation: values.DEFAULT_LOCATION,
     project: values.GOOGLE_CLOUD_PROJECT,
     runConcurrency: values.RUN_CONCURRENCY ?? CONFIG_DEFAULTS.runConcurrency,
+    functionTimeoutSeconds: values.FUNCTION_TIMEOUT_SECONDS ?? CONFIG_DEFAULTS.functionTimeoutSeconds,
     cloudDeployEmulatorHost: values.CLOUD_DEPLOY_EMULATOR_HOST,
     pubsubEmulatorHost: values.PUBSUB_EMULATOR_HOST,
   };

@@ -19,8 +19,17 @@ export interface HandlerDependencies {
   readonly timeBudgetMs?: number;
 }
 
-/** Starting runs stops well before a 300 s function timeout: a run's calls take up to ~50 s. */
-export const DEFAULT_TIME_BUDGET_MS = 180_000;
+/**
+ * The longest one run's calls can take with the adapter's deadlines (a read with its
+ * retries, the cancel, a read again): no new run starts later than this before the timeout.
+ */
+export const RUN_WORST_CASE_MS = 50_000;
+
+/** How long a message may keep starting runs inside a function timeout. */
+export function timeBudgetMs(functionTimeoutSeconds: number): number {
+  const timeoutMs = functionTimeoutSeconds * 1000;
+  return Math.max(timeoutMs - RUN_WORST_CASE_MS, Math.floor(timeoutMs / 6));
+}
 
 /**
  * Builds the CloudEvent function. It returns (Pub/Sub acks) once every decision is audited,
@@ -28,7 +37,7 @@ export const DEFAULT_TIME_BUDGET_MS = 180_000;
  */
 export function createCancelHandler(dependencies: HandlerDependencies) {
   const { config, deploy, audit, clock, logger } = dependencies;
-  const timeBudgetMs = dependencies.timeBudgetMs ?? DEFAULT_TIME_BUDGET_MS;
+  const budgetMs = dependencies.timeBudgetMs ?? timeBudgetMs(config.functionTimeoutSeconds);
 
   return async function cancelAutomationRuns(event: CloudEvent<unknown>): Promise<void> {
     const started = clock.now();
@@ -74,7 +83,7 @@ export function createCancelHandler(dependencies: HandlerDependencies) {
             concurrency: config.runConcurrency,
             dryRun: context.dryRun,
             anchor: delivery?.publishTime ?? delivery?.eventTime ?? started,
-            deadline: new Date(started.getTime() + timeBudgetMs),
+            deadline: new Date(started.getTime() + budgetMs),
             now: () => clock.now(),
           },
           sink,

@@ -5,7 +5,7 @@ import { auditEventSchema } from '../src/audit-event';
 import type { AutomationRun } from '../src/automation-run';
 import type { Config } from '../src/config';
 import { RetryableError } from '../src/errors/retryable-error';
-import { createCancelHandler } from '../src/handler';
+import { createCancelHandler, timeBudgetMs } from '../src/handler';
 import { PipelinePattern } from '../src/resource-names';
 import {
   buildConfig,
@@ -430,5 +430,16 @@ describe('audit publishing', () => {
     const { audit, invoke } = setup();
     audit.failures = 1;
     await expect(invoke(buildEvent({ nonsense: true }))).rejects.toBeInstanceOf(RetryableError);
+  });
+});
+
+describe('timeBudgetMs', () => {
+  it.each([
+    [60, 10_000],
+    [120, 70_000],
+    [540, 490_000],
+    [10, 1_666],
+  ])('leaves room for the slowest run inside a %i s timeout', (seconds, budget) => {
+    expect(timeBudgetMs(seconds)).toBe(budget);
   });
 });

@@ -38,6 +38,7 @@ export function buildConfig(overrides: Partial<Config> = {}): Config {
     defaultLocation: undefined,
     project: undefined,
     runConcurrency: 4,
+    functionTimeoutSeconds: 60,
     cloudDeployEmulatorHost: undefined,
     pubsubEmulatorHost: undefined,
     ...overrides,
