@@ -27,7 +27,16 @@ export function createPubSubAuditPort(
     topic ??= import('@google-cloud/pubsub').then(({ PubSub }) => {
       client = new PubSub({
         ...(project === undefined ? {} : { projectId: project }),
-        ...(options.emulatorHost === undefined ? {} : { apiEndpoint: options.emulatorHost }),
+        // Against the emulator: plaintext and no credentials. The universe domain stops the
+        // client asking the metadata server for one (a warning and a delay off Google Cloud);
+        // on its own it would switch emulator detection off, so it only goes with emulatorMode.
+        ...(options.emulatorHost === undefined
+          ? {}
+          : {
+              apiEndpoint: options.emulatorHost,
+              emulatorMode: true,
+              universeDomain: 'googleapis.com',
+            }),
       });
       return client.topic(options.topic, {
         batching: { maxMessages: 100, maxMilliseconds: options.maxBatchDelayMs ?? 1 },

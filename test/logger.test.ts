@@ -53,7 +53,8 @@ describe('createLogger', () => {
     );
     expect(lines).toHaveLength(1);
     const line = lines[0] as string;
-    expect(line).not.toMatch(/[\n\r\u0000\u001b\u2028\u2029]/);
+    for (const character of ['\n', '\r', '\u0000', '\u001b', '\u2028', '\u2029'])
+      expect(line).not.toContain(character);
     const entry = JSON.parse(line);
     expect(entry.reason).toBe(request.reason);
     expect(entry.request.requestId).toBe(request.requestId);
