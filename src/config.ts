@@ -146,7 +146,8 @@ export function parseConfig(environment: NodeJS.ProcessEnv = process.env): Confi
     defaultLocation: values.DEFAULT_LOCATION,
     project: values.GOOGLE_CLOUD_PROJECT,
     runConcurrency: values.RUN_CONCURRENCY ?? CONFIG_DEFAULTS.runConcurrency,
-    functionTimeoutSeconds: values.FUNCTION_TIMEOUT_SECONDS ?? CONFIG_DEFAULTS.functionTimeoutSeconds,
+    functionTimeoutSeconds:
+      values.FUNCTION_TIMEOUT_SECONDS ?? CONFIG_DEFAULTS.functionTimeoutSeconds,
     cloudDeployEmulatorHost: values.CLOUD_DEPLOY_EMULATOR_HOST,
     pubsubEmulatorHost: values.PUBSUB_EMULATOR_HOST,
   };

@@ -50,7 +50,10 @@ export function createCancelHandler(dependencies: HandlerDependencies) {
             message: 'the event carries no Pub/Sub message',
             partial: {},
           }
-        : parseRequest(delivery.data, { defaultLocation: config.defaultLocation });
+        : parseRequest(delivery.data, {
+            defaultLocation: config.defaultLocation,
+            defaultProject: config.project,
+          });
     const context = requestContext(parsed, delivery, config);
 
     const publishing: Promise<void>[] = [];

@@ -60,6 +60,8 @@ export type ParseResult =
 
 export interface ParseOptions {
   readonly defaultLocation: string | undefined;
+  /** The function's own project: an alert's last resort when it names none. */
+  readonly defaultProject?: string | undefined;
 }
 
 const BASE64 =
@@ -269,10 +271,11 @@ function parseIncident(
   }
   if (!LOCATION_PATTERN.test(location))
     return failWith(`policy user label ${LABEL_LOCATION} is not a location`);
-  const project = optionalLabel(labels, LABEL_PROJECT) ?? incident.scoping_project_id ?? undefined;
+  const project =
+    optionalLabel(labels, LABEL_PROJECT) ?? incident.scoping_project_id ?? options.defaultProject;
   if (project === undefined) {
     return failWith(
-      `alert policy has no ${LABEL_PROJECT} user label and the incident has no scoping_project_id`,
+      `alert policy has no ${LABEL_PROJECT} user label, the incident has no scoping_project_id and GOOGLE_CLOUD_PROJECT is not set`,
     );
   }
   if (!PROJECT_PATTERN.test(project))

@@ -252,6 +252,17 @@ describe('Cloud Monitoring incidents (ALERT)', () => {
     });
   });
 
+  it('falls back to GOOGLE_CLOUD_PROJECT when the incident names no project', () => {
+    const incident = example('incident-open.json');
+    delete (incident.incident as Record<string, unknown>).scoping_project_id;
+    expect(rejected(incident).message).toContain('clouddeploy_project');
+    expect(
+      accepted(incident, { defaultLocation: undefined, defaultProject: 'ops-project' }),
+    ).toMatchObject({
+      pipelines: ['projects/ops-project/locations/us-central1/deliveryPipelines/checkout'],
+    });
+  });
+
   it('reads project, automation and rule labels', () => {
     const incident = example('incident-open.json');
     (incident.incident as Record<string, unknown>).policy_user_labels = {
