@@ -47,43 +47,23 @@ export async function decideRun(
     return runDecision('CANCELLED', target, { run, stateAfter: 'CANCELLED' });
   } catch (thrown) {
     const error = DeployApiError.from('CancelAutomationRun', thrown);
-    if (error.code === 'FAILED_PRECONDITION' || error.code === 'NOT_FOUND') {
-      return settleAfterFailedCancel(deploy, target, run, error);
+    if (error.code !== 'FAILED_PRECONDITION' && error.code !== 'NOT_FOUND') {
+      const decided = decideApiError(error, 'CancelAutomationRun');
+      if (!decided.retry) {
+        return runDecision(decided.outcome, target, { run, error: errorOf(decided.error) });
+      }
     }
-    const decided = decideApiError(error, 'CancelAutomationRun');
-    if (!decided.retry) {
-      return runDecision(decided.outcome, target, { run, error: errorOf(decided.error) });
-    }
-    return settleAmbiguousCancel(deploy, target, run, error);
+    return settleFailedCancel(deploy, target, run, error);
   }
-}
-
-/** The run finished (or vanished) between the read and the cancel: record its new state. */
-async function settleAfterFailedCancel(
-  deploy: DeployPort,
-  target: RunTarget,
-  before: AutomationRun,
-  cancelError: DeployApiError,
-): Promise<Decision> {
-  const read = await readRun(deploy, target);
-  if ('decision' in read) return { ...read.decision, stateBefore: before.state };
-  const { run } = read;
-  if (isCancellableState(run.state)) {
-    throw new RetryableError(`cancel refused while the run is still ${run.state}`, [cancelError]);
-  }
-  return runDecision('NOT_CANCELLABLE', target, {
-    run,
-    stateBefore: before.state,
-    stateAfter: run.state,
-    error: errorOf(cancelError),
-  });
 }
 
 /**
- * The cancel failed transiently. After a timeout or a lost connection it may still have
- * taken effect: CANCELLED now means this call did it; still cancellable means retry.
+ * A cancel failed: read the run again to learn what happened. FAILED_PRECONDITION or
+ * NOT_FOUND means the run finished or vanished in between. After a timeout or a lost
+ * connection the cancel may still have taken effect: CANCELLED now means this call did it.
+ * A run that is still cancellable is left to the redelivery.
  */
-async function settleAmbiguousCancel(
+async function settleFailedCancel(
   deploy: DeployPort,
   target: RunTarget,
   before: AutomationRun,
@@ -92,19 +72,14 @@ async function settleAmbiguousCancel(
   const read = await readRun(deploy, target);
   if ('decision' in read) return { ...read.decision, stateBefore: before.state };
   const { run } = read;
+  const states = { run, stateBefore: before.state, stateAfter: run.state };
   if (run.state === 'CANCELLED' && isAmbiguousCancelCode(cancelError.code)) {
-    return runDecision('CANCELLED', target, {
-      run,
-      stateBefore: before.state,
-      stateAfter: 'CANCELLED',
-    });
+    return runDecision('CANCELLED', target, states);
   }
   if (isCancellableState(run.state)) {
-    throw new RetryableError(cancelError.message, [cancelError]);
+    throw new RetryableError(`${cancelError.message} (the run is still ${run.state})`, [
+      cancelError,
+    ]);
   }
-  return runDecision('NOT_CANCELLABLE', target, {
-    run,
-    stateBefore: before.state,
-    stateAfter: run.state,
-  });
+  return runDecision('NOT_CANCELLABLE', target, { ...states, error: errorOf(cancelError) });
 }
