@@ -120,24 +120,46 @@ async function selectTargets(
           message: decided.error.message,
         }),
       );
-      return [];
+      // Already decided: the pipeline as a whole is audited.
+      return undefined;
     }
   });
   const candidates: Candidate[] = [];
+  const nothingSelected: string[] = [];
   listed.forEach((result, index) => {
     if (result.status === 'rejected') {
       failures.push(result.reason);
       return;
     }
+    if (result.value === undefined) return;
     const pipeline = allowed[index] as string;
     const runs = result.value
       .filter(
         (run) => parseRunName(run.name)?.pipelineName === pipeline && isSelected(run, selection),
       )
       .sort(compareRuns);
+    // A pipeline with nothing to cancel is still a decision: every message ends audited.
+    if (runs.length === 0) nothingSelected.push(pipeline);
     for (const run of runs) candidates.push({ target: { name: run.name, pipeline }, listed: run });
   });
   // A pipeline that could not be listed is retried as a whole, so nothing is capped early.
   if (failures.length > 0) return [];
+  for (const pipeline of nothingSelected) {
+    sink(
+      pipelineDecision('IGNORED', pipeline, {
+        code: 'IGNORED',
+        message: `no run matched the selection: ${describeFilter(filter)}`,
+      }),
+    );
+  }
   return candidates;
+}
+
+function describeFilter(filter: Selection['filter']): string {
+  const parts = [`state ${filter.states.join(' or ')}`];
+  if (filter.targetId !== undefined) parts.push(`target ${filter.targetId}`);
+  if (filter.automationId !== undefined) parts.push(`automation ${filter.automationId}`);
+  if (filter.ruleId !== undefined) parts.push(`rule ${filter.ruleId}`);
+  if (filter.olderThanSeconds !== undefined) parts.push(`older than ${filter.olderThanSeconds} s`);
+  return parts.join(', ');
 }

@@ -401,6 +401,23 @@ describe('sweeps', () => {
     expect(outcomes(audit.events)).toEqual(['CANCELLED']);
   });
 
+  it('audits a pipeline where nothing matches as IGNORED, so every message ends audited', async () => {
+    const { deploy, audit, invoke } = setup({ runs });
+    await invoke(buildEvent({ pipeline: PIPELINE, targetId: 'canary' }));
+    expect(deploy.callCount('cancelRun')).toBe(0);
+    expect(audit.events).toEqual([
+      expect.objectContaining({
+        outcome: 'IGNORED',
+        pipeline: PIPELINE,
+        automationRun: null,
+        error: {
+          code: 'IGNORED',
+          message: 'no run matched the selection: state PENDING or IN_PROGRESS, target canary',
+        },
+      }),
+    ]);
+  });
+
   it('denies pipelines outside the allowlist and sweeps the others', async () => {
     const other = 'projects/other-proj/locations/us-central1/deliveryPipelines/web';
     const { audit, invoke } = setup({ runs });
