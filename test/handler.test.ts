@@ -309,6 +309,22 @@ describe('alerts', () => {
     expect(audit.events).toEqual([]);
     expect(deploy.callCount('cancelRun')).toBe(0);
   });
+
+  it('audits an open incident whose runs were cancelled before it was published as IGNORED', async () => {
+    const { audit, invoke } = setup({
+      runs: [
+        buildRun({
+          name: runName('gone'),
+          state: 'CANCELLED',
+          updateTime: new Date('2026-12-04T09:00:00Z'),
+        }),
+      ],
+    });
+    await invoke(buildEvent(example('incident-open.json')));
+    expect(audit.events).toEqual([
+      expect.objectContaining({ outcome: 'IGNORED', pipeline: PIPELINE, automationRun: null }),
+    ]);
+  });
 });
 
 describe('sweeps', () => {
