@@ -1,15 +1,49 @@
-import type { PubSub, Topic } from '@google-cloud/pubsub';
+import type { v1 } from '@google-cloud/pubsub';
 import { auditAttributes } from './audit-builder';
 import type { AuditEvent } from './audit-event';
 import type { AuditPort } from './ports';
+
+type PublisherClient = InstanceType<typeof v1.PublisherClient>;
+type PublisherOptions = NonNullable<ConstructorParameters<typeof v1.PublisherClient>[0]>;
 
 export interface PubSubAuditOptions {
   /** `projects/P/topics/T` */
   readonly topic: string;
   /** `host:port` of a Pub/Sub emulator; otherwise the real service. */
   readonly emulatorHost?: string | undefined;
-  /** How long a publish may wait for its batch to fill: latency against fewer requests. */
-  readonly maxBatchDelayMs?: number;
+  /** The most messages one Publish request carries (Pub/Sub accepts up to 1000). */
+  readonly maxBatchMessages?: number;
+  /** How many Publish requests may be outstanding at once; events queue behind them. */
+  readonly maxRequestsInFlight?: number;
+}
+
+/** One Publish attempt's deadline, retries included: well inside a function's timeout. */
+const PUBLISH_TIMEOUT_MILLIS = 10_000;
+
+interface Pending {
+  readonly message: { data: Buffer; attributes: Record<string, string> };
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+function createClient(project: string | undefined, emulatorHost: string | undefined) {
+  // Only the generated Publisher client, required at first use: the library's top-level
+  // module (subscriber, flow control, tracing) more than doubles what a cold start loads.
+  const { PublisherClient } =
+    require('@google-cloud/pubsub/build/src/v1/publisher_client') as typeof v1;
+  const options: PublisherOptions = project === undefined ? {} : { projectId: project };
+  if (emulatorHost === undefined) return new PublisherClient(options);
+  const grpc = require('@grpc/grpc-js') as typeof import('@grpc/grpc-js');
+  const separator = emulatorHost.lastIndexOf(':');
+  return new PublisherClient({
+    ...options,
+    apiEndpoint: emulatorHost.slice(0, separator).replace(/^\[(.*)\]$/, '$1'),
+    port: Number(emulatorHost.slice(separator + 1)),
+    // Plaintext and no credentials, as the emulator expects; the universe domain stops the
+    // client asking the metadata server for one.
+    sslCreds: grpc.credentials.createInsecure(),
+    universeDomain: 'googleapis.com',
+  });
 }
 
 /**
@@ -20,42 +54,59 @@ export function createPubSubAuditPort(
   options: PubSubAuditOptions,
 ): AuditPort & { close(): Promise<void> } {
   const project = /^projects\/([^/]+)\/topics\//.exec(options.topic)?.[1];
-  let client: PubSub | undefined;
-  let topic: Promise<Topic> | undefined;
+  const maxBatch = options.maxBatchMessages ?? 100;
+  let client: PublisherClient | undefined;
+  const maxInFlight = options.maxRequestsInFlight ?? 1;
+  const queue: Pending[] = [];
+  let scheduled = false;
+  const inFlight = new Set<Promise<void>>();
 
-  const getTopic = () => {
-    topic ??= import('@google-cloud/pubsub').then(({ PubSub }) => {
-      client = new PubSub({
-        ...(project === undefined ? {} : { projectId: project }),
-        // Against the emulator: plaintext and no credentials. The universe domain stops the
-        // client asking the metadata server for one (a warning and a delay off Google Cloud);
-        // on its own it would switch emulator detection off, so it only goes with emulatorMode.
-        ...(options.emulatorHost === undefined
-          ? {}
-          : {
-              apiEndpoint: options.emulatorHost,
-              emulatorMode: true,
-              universeDomain: 'googleapis.com',
-            }),
-      });
-      return client.topic(options.topic, {
-        batching: { maxMessages: 100, maxMilliseconds: options.maxBatchDelayMs ?? 1 },
-        gaxOpts: { timeout: 10_000 },
-      });
+  const send = async (batch: readonly Pending[]) => {
+    try {
+      client ??= createClient(project, options.emulatorHost);
+      await client.publish(
+        { topic: options.topic, messages: batch.map((pending) => pending.message) },
+        { timeout: PUBLISH_TIMEOUT_MILLIS },
+      );
+      for (const pending of batch) pending.resolve();
+    } catch (error) {
+      for (const pending of batch) pending.reject(error);
+    }
+  };
+
+  // Group commit: a lone event goes out at once; while a Publish is in flight, the events
+  // decided meanwhile wait for it and then go out together, so a sweep of many runs costs
+  // a few requests rather than one per run, and no event waits on a timer.
+  const flush = () => {
+    scheduled = false;
+    if (inFlight.size >= maxInFlight || queue.length === 0) return;
+    const batch = queue.splice(0, maxBatch);
+    const sending = send(batch);
+    inFlight.add(sending);
+    void sending.finally(() => {
+      inFlight.delete(sending);
+      flush();
     });
-    return topic;
+    if (queue.length > 0) flush();
   };
 
   return {
-    async publishAudit(event: AuditEvent) {
-      const target = await getTopic();
-      await target.publishMessage({ json: event, attributes: auditAttributes(event) });
+    publishAudit(event: AuditEvent) {
+      return new Promise<void>((resolve, reject) => {
+        const data = Buffer.from(JSON.stringify(event), 'utf8');
+        queue.push({ message: { data, attributes: auditAttributes(event) }, resolve, reject });
+        if (!scheduled) {
+          scheduled = true;
+          setImmediate(flush);
+        }
+      });
     },
     async close() {
-      if (topic === undefined) return;
-      const target = await topic.catch(() => undefined);
-      await target?.flush().catch(() => undefined);
-      await client?.close();
+      flush();
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+      const opened = client;
+      client = undefined;
+      await opened?.close().catch(() => undefined);
     },
   };
 }
