@@ -1,5 +1,6 @@
 import type { CloudEvent } from '@google-cloud/functions-framework';
 import { buildAuditEvent, type RequestContext } from './audit-builder';
+import type { AuditEvent } from './audit-event';
 import type { Config } from './config';
 import { type Decision, messageDecision } from './decision';
 import { RetryableError } from './errors/retryable-error';
@@ -8,6 +9,7 @@ import { type ParseResult, parseRequest } from './parse-request';
 import type { AuditPort, Clock, DeployPort } from './ports';
 import { processRequest } from './process-request';
 import { type PubSubDelivery, readDelivery } from './pubsub-delivery';
+import { UnpublishedAudits } from './unpublished-audits';
 
 export interface HandlerDependencies {
   readonly config: Config;
@@ -38,6 +40,7 @@ export function timeBudgetMs(functionTimeoutSeconds: number): number {
 export function createCancelHandler(dependencies: HandlerDependencies) {
   const { config, deploy, audit, clock, logger } = dependencies;
   const budgetMs = dependencies.timeBudgetMs ?? timeBudgetMs(config.functionTimeoutSeconds);
+  const unpublished = new UnpublishedAudits();
 
   return async function cancelAutomationRuns(event: CloudEvent<unknown>): Promise<void> {
     const started = clock.now();
@@ -56,11 +59,18 @@ export function createCancelHandler(dependencies: HandlerDependencies) {
           });
     const context = requestContext(parsed, delivery, config);
 
-    const publishing: Promise<void>[] = [];
+    const publishing: { event: AuditEvent; result: Promise<void> }[] = [];
+    const publish = (auditEvent: AuditEvent) =>
+      publishing.push({ event: auditEvent, result: audit.publishAudit(auditEvent) });
+    // Decisions made by an earlier delivery of this message that never reached the topic.
+    const carried = unpublished.take(context.messageId);
+    const carriedIds = new Set(carried.map((auditEvent) => auditEvent.eventId));
+    for (const auditEvent of carried) publish(auditEvent);
     const sink = (decision: Decision) => {
       const auditEvent = buildAuditEvent(decision, context, clock.now());
+      if (carriedIds.has(auditEvent.eventId)) return;
       logger.decision(auditEvent);
-      publishing.push(audit.publishAudit(auditEvent));
+      publish(auditEvent);
     };
 
     let failure: unknown;
@@ -96,9 +106,15 @@ export function createCancelHandler(dependencies: HandlerDependencies) {
       failure = error;
     }
 
-    const published = await Promise.allSettled(publishing);
+    const published = await Promise.allSettled(publishing.map((entry) => entry.result));
     const auditFailures = published.flatMap((result) =>
       result.status === 'rejected' ? [result.reason] : [],
+    );
+    unpublished.keep(
+      context.messageId,
+      publishing.flatMap((entry, index) =>
+        published[index]?.status === 'rejected' ? [entry.event] : [],
+      ),
     );
     if (failure === undefined && auditFailures.length === 0) return;
 

@@ -27,11 +27,12 @@ export interface Logger {
   retry(message: string, failures: readonly unknown[]): void;
 }
 
-/** JSON.stringify leaves U+2028/U+2029 raw; some readers split lines on them. */
+/** JSON.stringify leaves NEL, U+2028 and U+2029 raw; some readers split lines on them. */
 function serialize(entry: Record<string, unknown>): string {
-  return JSON.stringify(entry)
-    .replace(/\u2028/g, '\\u2028')
-    .replace(/\u2029/g, '\\u2029');
+  return JSON.stringify(entry).replace(
+    /[\u0085\u2028\u2029]/g,
+    (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 function describeFailure(failure: unknown): Record<string, unknown> {

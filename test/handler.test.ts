@@ -446,17 +446,46 @@ describe('sweeps', () => {
 });
 
 describe('audit publishing', () => {
-  it('retries the message when an audit cannot be published, and the retry audits it', async () => {
-    const { deploy, audit, invoke } = setup({ runs: [buildRun()] });
+  it('retries the message when an audit cannot be published, and the retry sends the original decision', async () => {
+    const { deploy, audit, clock, logger, invoke } = setup({ runs: [buildRun()] });
     audit.failures = 1;
     const event = buildEvent({ automationRun: runName('run-1') });
     await expect(invoke(event)).rejects.toThrow(/audit event not published/);
     expect(deploy.cancels.get(runName('run-1'))).toBe(1);
+    clock.current = new Date('2026-12-04T10:00:05Z');
     await invoke(event);
     expect(audit.events).toEqual([
+      expect.objectContaining({
+        outcome: 'CANCELLED',
+        stateBefore: 'IN_PROGRESS',
+        stateAfter: 'CANCELLED',
+        time: '2026-12-04T10:00:00.000Z',
+      }),
+    ]);
+    expect(logger.decisions.map((entry) => entry.outcome)).toEqual(['CANCELLED']);
+    expect(deploy.cancels.get(runName('run-1'))).toBe(1);
+  });
+
+  it('a redelivery to an instance without the original decision audits what it reads', async () => {
+    const first = setup({ runs: [buildRun()] });
+    first.audit.failures = 1;
+    const event = buildEvent({ automationRun: runName('run-1') });
+    await expect(first.invoke(event)).rejects.toBeInstanceOf(RetryableError);
+    const other = setup({ runs: [...first.deploy.runs.values()] });
+    await other.invoke(event);
+    expect(other.audit.events).toEqual([
       expect.objectContaining({ outcome: 'NOT_CANCELLABLE', stateBefore: 'CANCELLED' }),
     ]);
-    expect(deploy.cancels.get(runName('run-1'))).toBe(1);
+  });
+
+  it('keeps a decision that fails to publish again for the next delivery', async () => {
+    const { audit, invoke } = setup({ runs: [buildRun()] });
+    audit.failures = 2;
+    const event = buildEvent({ automationRun: runName('run-1') });
+    await expect(invoke(event)).rejects.toBeInstanceOf(RetryableError);
+    await expect(invoke(event)).rejects.toBeInstanceOf(RetryableError);
+    await invoke(event);
+    expect(audit.events.map((entry) => entry.outcome)).toEqual(['CANCELLED']);
   });
 
   it('retries when the audit of a rejection cannot be published', async () => {

@@ -11,7 +11,7 @@ const request = {
   requestId: 'ticket\r\n{"severity":"CRITICAL"}',
   incidentId: null,
   policyName: null,
-  reason: 'line one\nline two\u0000\u001b[31m\u2028\u2029 end',
+  reason: 'line one\nline two\u0000\u001b[31m\u2028\u2029\u0085 end',
   dryRun: false,
 };
 
@@ -53,7 +53,7 @@ describe('createLogger', () => {
     );
     expect(lines).toHaveLength(1);
     const line = lines[0] as string;
-    for (const character of ['\n', '\r', '\u0000', '\u001b', '\u2028', '\u2029'])
+    for (const character of ['\n', '\r', '\u0000', '\u001b', '\u2028', '\u2029', '\u0085'])
       expect(line).not.toContain(character);
     const entry = JSON.parse(line);
     expect(entry.reason).toBe(request.reason);
