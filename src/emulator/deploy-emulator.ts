@@ -147,7 +147,9 @@ function cloudDeployService(): grpc.ServiceDefinition {
   const requireFromHere = createRequire(__filename);
   const deployPackage = requireFromHere.resolve('@google-cloud/deploy/package.json');
   // google-gax is the library's own dependency: resolve it from there, not from here.
-  const gaxPackage = createRequire(deployPackage).resolve('google-gax/package.json');
+  // Its main module is build/src/index.js; newer versions do not export package.json.
+  const gaxMain = createRequire(deployPackage).resolve('google-gax');
+  const gaxPackage = path.join(path.dirname(gaxMain), '..', '..', 'package.json');
   const definition = protoLoader.loadSync('google/cloud/deploy/v1/cloud_deploy.proto', {
     includeDirs: [
       path.join(path.dirname(deployPackage), 'build', 'protos'),
