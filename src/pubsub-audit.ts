@@ -56,7 +56,9 @@ export function createPubSubAuditPort(
   const project = /^projects\/([^/]+)\/topics\//.exec(options.topic)?.[1];
   const maxBatch = options.maxBatchMessages ?? 100;
   let client: PublisherClient | undefined;
-  const maxInFlight = options.maxRequestsInFlight ?? 1;
+  // More than one, so that events queued behind a Publish that is failing slowly (the
+  // topic unreachable until the deadline) are not held for a second deadline.
+  const maxInFlight = options.maxRequestsInFlight ?? 4;
   const queue: Pending[] = [];
   let scheduled = false;
   const inFlight = new Set<Promise<void>>();
