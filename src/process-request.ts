@@ -3,6 +3,7 @@ import { settleWithConcurrency } from './concurrency';
 import { decideRun, type RunTarget } from './decide-run';
 import { type Decision, pipelineDecision, runDecision } from './decision';
 import { decideApiError } from './error-policy';
+import { DeployApiError } from './errors/deploy-api-error';
 import { RetryableError } from './errors/retryable-error';
 import type { CancelRequest } from './parse-request';
 import type { DeployPort } from './ports';
@@ -110,7 +111,7 @@ async function selectTargets(
   });
   const listed = await settleWithConcurrency(allowed, options.concurrency, async (pipeline) => {
     try {
-      return await deploy.listRuns(pipeline, listFilter(selection));
+      return await listSelected(deploy, pipeline, selection);
     } catch (thrown) {
       const decided = decideApiError(thrown, 'ListAutomationRuns');
       if (decided.retry) throw decided.error;
@@ -153,6 +154,19 @@ async function selectTargets(
     );
   }
   return candidates;
+}
+
+/**
+ * Lists with the server-side filter, and without one if the API refuses the filter: every
+ * listed run is checked locally anyway, so the filter only saves transfer.
+ */
+async function listSelected(deploy: DeployPort, pipeline: string, selection: Selection) {
+  try {
+    return await deploy.listRuns(pipeline, listFilter(selection));
+  } catch (thrown) {
+    if (DeployApiError.from('ListAutomationRuns', thrown).code !== 'INVALID_ARGUMENT') throw thrown;
+    return deploy.listRuns(pipeline, '');
+  }
 }
 
 function describeFilter(filter: Selection['filter']): string {

@@ -291,6 +291,33 @@ describe('alerts', () => {
     ]);
   });
 
+  it('lists without the filter when the API refuses it, and still selects locally', async () => {
+    const { deploy, audit, invoke } = setup({ runs });
+    deploy.fail('listRuns', 'INVALID_ARGUMENT');
+    await invoke(buildEvent(example('incident-open.json')));
+    const filters = deploy.calls
+      .filter((call) => call.method === 'listRuns')
+      .map((call) => call.filter);
+    expect(filters).toHaveLength(2);
+    expect(filters[1]).toBe('');
+    expect([...deploy.cancels.keys()].sort()).toEqual([runName('prod-1'), runName('prod-2')]);
+    expect(outcomes(audit.events)).toEqual(['CANCELLED', 'CANCELLED']);
+  });
+
+  it('audits FAILED when the API refuses even the unfiltered list', async () => {
+    const { deploy, audit, invoke } = setup({ runs });
+    deploy.fail('listRuns', 'INVALID_ARGUMENT', { times: 2 });
+    await invoke(buildEvent(example('incident-open.json')));
+    expect(audit.events).toEqual([
+      expect.objectContaining({
+        outcome: 'FAILED',
+        pipeline: PIPELINE,
+        error: expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+      }),
+    ]);
+    expect(deploy.callCount('cancelRun')).toBe(0);
+  });
+
   it('audits a pipeline that cannot be listed', async () => {
     const { deploy, audit, invoke } = setup({ runs });
     deploy.fail('listRuns', 'NOT_FOUND');
