@@ -1,18 +1,19 @@
 import type { Topic } from '@google-cloud/pubsub';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { CloudDeployEmulator } from '../../src/emulator/deploy-emulator';
-import { FunctionServer } from '../../src/emulator/function-server';
-import { PubSubFixtures } from '../../src/emulator/pubsub-fixtures';
-import { describeWithPubSubEmulator, requirePubSubEmulator } from '../support/emulator-env';
+import type { CloudDeployEmulator } from '../../src/emulator/deploy-emulator';
+import type { FunctionServer } from '../../src/emulator/function-server';
+import type { PubSubFixtures } from '../../src/emulator/pubsub-fixtures';
+import { describeWithPubSubEmulator } from '../support/emulator-env';
 import { recordFigures } from './support/figures';
 import {
-  AuditLedger,
+  type AuditLedger,
   doubleCancelled,
-  functionEnv,
   nonJsonLogLines,
+  type PushStack,
   pipelineOf,
   runOf,
   sleep,
+  startPushStack,
   waitForQuiet,
 } from './support/stack';
 
@@ -34,29 +35,19 @@ describeWithPubSubEmulator('the function killed mid-sweep', () => {
   let ledger: AuditLedger;
   let server: FunctionServer;
 
+  let stack: PushStack;
+
   beforeAll(async () => {
-    const address = requirePubSubEmulator();
-    pubsub = new PubSubFixtures(address);
-    deploy = await CloudDeployEmulator.start({ latencyMs: 25 });
-    requests = await pubsub.createTopic(pubsub.uniqueName('crash-requests'));
-    const audit = await pubsub.createTopic(pubsub.uniqueName('crash-audit'));
-    ledger = new AuditLedger(pubsub, await pubsub.createPullSubscription(audit));
-    server = await FunctionServer.start({
-      pubsubEmulatorHost: address.host,
-      cloudDeployEmulatorHost: deploy.host,
-      env: functionEnv(audit.name, { MAX_RUNS_PER_EVENT: '1000', RUN_CONCURRENCY: '2' }),
+    stack = await startPushStack({
+      label: 'crash',
+      env: { MAX_RUNS_PER_EVENT: '1000', RUN_CONCURRENCY: '2' },
+      deployLatencyMs: 25,
     });
-    await pubsub.createPushSubscription(requests, server.pushEndpoint(requests.name), {
-      ackDeadlineSeconds: 60,
-      minimumBackoffSeconds: 1,
-      maximumBackoffSeconds: 2,
-    });
+    ({ deploy, pubsub, requests, ledger, server } = stack);
   });
 
   afterAll(async () => {
-    await server?.stop();
-    await pubsub?.cleanup();
-    await deploy?.stop();
+    await stack?.stop();
   });
 
   it('finishes the sweep after a restart, cancelling each run once', async () => {

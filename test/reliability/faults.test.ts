@@ -1,17 +1,18 @@
 import type { Topic } from '@google-cloud/pubsub';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { CloudDeployEmulator, type Fault } from '../../src/emulator/deploy-emulator';
-import { FunctionServer } from '../../src/emulator/function-server';
-import { PubSubFixtures } from '../../src/emulator/pubsub-fixtures';
-import { describeWithPubSubEmulator, requirePubSubEmulator } from '../support/emulator-env';
+import type { CloudDeployEmulator, Fault } from '../../src/emulator/deploy-emulator';
+import type { FunctionServer } from '../../src/emulator/function-server';
+import type { PubSubFixtures } from '../../src/emulator/pubsub-fixtures';
+import { describeWithPubSubEmulator } from '../support/emulator-env';
 import { recordFigures } from './support/figures';
 import {
-  AuditLedger,
+  type AuditLedger,
   doubleCancelled,
-  functionEnv,
   nonJsonLogLines,
+  type PushStack,
   pipelineOf,
   runOf,
+  startPushStack,
   waitForQuiet,
 } from './support/stack';
 
@@ -119,29 +120,15 @@ describeWithPubSubEmulator('faults in Cloud Deploy', () => {
   let ledger: AuditLedger;
   let server: FunctionServer;
 
+  let stack: PushStack;
+
   beforeAll(async () => {
-    const address = requirePubSubEmulator();
-    pubsub = new PubSubFixtures(address);
-    deploy = await CloudDeployEmulator.start();
-    requests = await pubsub.createTopic(pubsub.uniqueName('fault-requests'));
-    const audit = await pubsub.createTopic(pubsub.uniqueName('fault-audit'));
-    ledger = new AuditLedger(pubsub, await pubsub.createPullSubscription(audit));
-    server = await FunctionServer.start({
-      pubsubEmulatorHost: address.host,
-      cloudDeployEmulatorHost: deploy.host,
-      env: functionEnv(audit.name, { RUN_CONCURRENCY: '4' }),
-    });
-    await pubsub.createPushSubscription(requests, server.pushEndpoint(requests.name), {
-      ackDeadlineSeconds: 60,
-      minimumBackoffSeconds: 1,
-      maximumBackoffSeconds: 2,
-    });
+    stack = await startPushStack({ label: 'fault', env: { RUN_CONCURRENCY: '4' } });
+    ({ deploy, pubsub, requests, ledger, server } = stack);
   });
 
   afterAll(async () => {
-    await server?.stop();
-    await pubsub?.cleanup();
-    await deploy?.stop();
+    await stack?.stop();
   });
 
   // Each scenario has its own pipeline and runs, and its faults name them: they run side by side.

@@ -3,20 +3,21 @@ import { join } from 'node:path';
 import type { Topic } from '@google-cloud/pubsub';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { AuditEvent } from '../../src/audit-event';
-import { CloudDeployEmulator } from '../../src/emulator/deploy-emulator';
-import { FunctionServer, postPubSubPush } from '../../src/emulator/function-server';
-import { PubSubFixtures } from '../../src/emulator/pubsub-fixtures';
-import { describeWithPubSubEmulator, requirePubSubEmulator } from '../support/emulator-env';
+import type { CloudDeployEmulator } from '../../src/emulator/deploy-emulator';
+import { type FunctionServer, postPubSubPush } from '../../src/emulator/function-server';
+import type { PubSubFixtures } from '../../src/emulator/pubsub-fixtures';
+import { describeWithPubSubEmulator } from '../support/emulator-env';
 import { recordFigures } from './support/figures';
 import {
-  AuditLedger,
+  type AuditLedger,
   doubleCancelled,
   type Expectation,
-  functionEnv,
   nonJsonLogLines,
+  type PushStack,
   pipelineOf,
   publishAll,
   runOf,
+  startPushStack,
   waitForQuiet,
 } from './support/stack';
 
@@ -41,29 +42,15 @@ describeWithPubSubEmulator('floods and duplicates', () => {
   let ledger: AuditLedger;
   let server: FunctionServer;
 
+  let stack: PushStack;
+
   beforeAll(async () => {
-    const address = requirePubSubEmulator();
-    pubsub = new PubSubFixtures(address);
-    deploy = await CloudDeployEmulator.start();
-    requests = await pubsub.createTopic(pubsub.uniqueName('flood-requests'));
-    const audit = await pubsub.createTopic(pubsub.uniqueName('flood-audit'));
-    ledger = new AuditLedger(pubsub, await pubsub.createPullSubscription(audit));
-    server = await FunctionServer.start({
-      pubsubEmulatorHost: address.host,
-      cloudDeployEmulatorHost: deploy.host,
-      env: functionEnv(audit.name),
-    });
-    await pubsub.createPushSubscription(requests, server.pushEndpoint(requests.name), {
-      ackDeadlineSeconds: 60,
-      minimumBackoffSeconds: 1,
-      maximumBackoffSeconds: 2,
-    });
+    stack = await startPushStack({ label: 'flood' });
+    ({ deploy, pubsub, requests, ledger, server } = stack);
   });
 
   afterAll(async () => {
-    await server?.stop();
-    await pubsub?.cleanup();
-    await deploy?.stop();
+    await stack?.stop();
   });
 
   /** Waits for Cloud Deploy to go quiet, then for the audit; returns what is missing. */

@@ -2,22 +2,23 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Topic } from '@google-cloud/pubsub';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CloudDeployEmulator } from '../../src/emulator/deploy-emulator';
-import { FunctionServer } from '../../src/emulator/function-server';
-import { PubSubFixtures } from '../../src/emulator/pubsub-fixtures';
-import { describeWithPubSubEmulator, requirePubSubEmulator } from '../support/emulator-env';
+import type { CloudDeployEmulator } from '../../src/emulator/deploy-emulator';
+import type { FunctionServer } from '../../src/emulator/function-server';
+import type { PubSubFixtures } from '../../src/emulator/pubsub-fixtures';
+import { describeWithPubSubEmulator } from '../support/emulator-env';
 import { buildRun } from '../support/fakes';
 import { recordFigures } from './support/figures';
 import { asData, CHECKOUT, eventFor, runInProcess } from './support/inputs';
 import {
-  AuditLedger,
+  type AuditLedger,
   doubleCancelled,
   type Expectation,
   forbiddenCalls,
-  functionEnv,
   nonJsonLogLines,
+  type PushStack,
   pipelineOf,
   runOf,
+  startPushStack,
   waitForQuiet,
 } from './support/stack';
 
@@ -320,29 +321,15 @@ describeWithPubSubEmulator('hostile input through the Functions Framework', () =
   let ledger: AuditLedger;
   let server: FunctionServer;
 
+  let stack: PushStack;
+
   beforeAll(async () => {
-    const address = requirePubSubEmulator();
-    pubsub = new PubSubFixtures(address);
-    deploy = await CloudDeployEmulator.start();
-    requests = await pubsub.createTopic(pubsub.uniqueName('hostile-requests'));
-    const audit = await pubsub.createTopic(pubsub.uniqueName('hostile-audit'));
-    ledger = new AuditLedger(pubsub, await pubsub.createPullSubscription(audit));
-    server = await FunctionServer.start({
-      pubsubEmulatorHost: address.host,
-      cloudDeployEmulatorHost: deploy.host,
-      env: functionEnv(audit.name, { DEFAULT_LOCATION: 'us-central1' }),
-    });
-    await pubsub.createPushSubscription(requests, server.pushEndpoint(requests.name), {
-      ackDeadlineSeconds: 60,
-      minimumBackoffSeconds: 1,
-      maximumBackoffSeconds: 2,
-    });
+    stack = await startPushStack({ label: 'hostile', env: { DEFAULT_LOCATION: 'us-central1' } });
+    ({ deploy, pubsub, requests, ledger, server } = stack);
   });
 
   afterAll(async () => {
-    await server?.stop();
-    await pubsub?.cleanup();
-    await deploy?.stop();
+    await stack?.stop();
   });
 
   async function publishAndSettle(datas: readonly string[], runsOf: (index: number) => string[]) {

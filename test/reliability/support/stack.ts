@@ -1,15 +1,16 @@
 import type { Subscription, Topic } from '@google-cloud/pubsub';
 import type { AuditEvent } from '../../../src/audit-event';
 import { auditEventSchema } from '../../../src/audit-event';
-import type { CloudDeployEmulator } from '../../../src/emulator/deploy-emulator';
-import type { FunctionLogLine, FunctionServer } from '../../../src/emulator/function-server';
-import type { PubSubFixtures, ReceivedMessage } from '../../../src/emulator/pubsub-fixtures';
+import { CloudDeployEmulator } from '../../../src/emulator/deploy-emulator';
+import { type FunctionLogLine, FunctionServer } from '../../../src/emulator/function-server';
+import { PubSubFixtures, type ReceivedMessage } from '../../../src/emulator/pubsub-fixtures';
 import {
   isAllowedPipeline,
   PIPELINE_NAME_PATTERN,
   PipelinePattern,
   RUN_NAME_PATTERN,
 } from '../../../src/resource-names';
+import { requirePubSubEmulator } from '../../support/emulator-env';
 
 /** The pipelines every reliability stack allows; anything else must never reach Cloud Deploy. */
 export const ALLOWED_PIPELINES = [
@@ -219,5 +220,53 @@ export function functionEnv(auditTopic: string, extra: Record<string, string> = 
     GOOGLE_CLOUD_PROJECT: 'local-project',
     FUNCTION_TIMEOUT_SECONDS: '300',
     ...extra,
+  };
+}
+
+/** The shared emulator, a Cloud Deploy emulator, and the function fed by a push subscription. */
+export interface PushStack {
+  readonly deploy: CloudDeployEmulator;
+  readonly pubsub: PubSubFixtures;
+  readonly requests: Topic;
+  readonly ledger: AuditLedger;
+  readonly server: FunctionServer;
+  stop(): Promise<void>;
+}
+
+/** Starts a {@link PushStack} whose topics carry `label`; `env` adds to {@link functionEnv}. */
+export async function startPushStack(options: {
+  readonly label: string;
+  readonly env?: Record<string, string>;
+  readonly deployLatencyMs?: number;
+}): Promise<PushStack> {
+  const address = requirePubSubEmulator();
+  const pubsub = new PubSubFixtures(address);
+  const deploy = await CloudDeployEmulator.start(
+    options.deployLatencyMs === undefined ? {} : { latencyMs: options.deployLatencyMs },
+  );
+  const requests = await pubsub.createTopic(pubsub.uniqueName(`${options.label}-requests`));
+  const audit = await pubsub.createTopic(pubsub.uniqueName(`${options.label}-audit`));
+  const ledger = new AuditLedger(pubsub, await pubsub.createPullSubscription(audit));
+  const server = await FunctionServer.start({
+    pubsubEmulatorHost: address.host,
+    cloudDeployEmulatorHost: deploy.host,
+    env: functionEnv(audit.name, options.env),
+  });
+  await pubsub.createPushSubscription(requests, server.pushEndpoint(requests.name), {
+    ackDeadlineSeconds: 60,
+    minimumBackoffSeconds: 1,
+    maximumBackoffSeconds: 2,
+  });
+  return {
+    deploy,
+    pubsub,
+    requests,
+    ledger,
+    server,
+    async stop() {
+      await server.stop();
+      await pubsub.cleanup();
+      await deploy.stop();
+    },
   };
 }
