@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { RUN_STATES } from './automation-run';
 import { OUTCOMES, SOURCES } from './outcomes';
 

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { CancellableState } from './automation-run';
 import { CANCELLABLE_STATES } from './automation-run';
 import type { Source } from './outcomes';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { CANCELLABLE_STATES } from './automation-run';
 import { PIPELINE_NAME_PATTERN, RESOURCE_ID_PATTERN, RUN_NAME_PATTERN } from './resource-names';
 

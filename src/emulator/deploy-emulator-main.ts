@@ -11,7 +11,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
-import { z } from 'zod';
+import * as z from 'zod';
 import { RUN_STATES } from '../automation-run';
 import { GRPC_CODE_NAMES } from '../errors/deploy-api-error';
 import { CloudDeployEmulator, EMULATED_METHODS, type EmulatedRun } from './deploy-emulator';
