@@ -6,6 +6,7 @@ import type { protos, v1 } from '@google-cloud/deploy';
 import type { AutomationRun, RunState } from './automation-run';
 import { DeployApiError, GRPC_CODE_NAMES } from './errors/deploy-api-error';
 import type { DeployPort } from './ports';
+import { warmUpClient } from './warm-up';
 
 type CloudDeployClient = InstanceType<typeof v1.CloudDeployClient>;
 type ClientOptions = NonNullable<ConstructorParameters<typeof v1.CloudDeployClient>[0]>;
@@ -45,6 +46,16 @@ export const RETRIED_READ_CODES = [
   'RESOURCE_EXHAUSTED',
 ] as const;
 
+/**
+ * The Cloud Deploy methods this adapter calls, as the API names them. The deployed bundle
+ * carries the protos of these alone (scripts/build/bundle.ts).
+ */
+export const DEPLOY_METHODS = [
+  'GetAutomationRun',
+  'ListAutomationRuns',
+  'CancelAutomationRun',
+] as const;
+
 /** The largest page ListAutomationRuns serves. */
 const LIST_PAGE_SIZE = 1000;
 
@@ -55,6 +66,8 @@ export interface CloudDeployPortOptions {
 }
 
 export interface CloudDeployPort extends DeployPort {
+  /** Builds the client and opens its channel now, in the background, not at the first call. */
+  warmUp(): void;
   /** Closes the client's channel, if a call ever opened one. */
   close(): Promise<void>;
 }
@@ -135,9 +148,11 @@ function readCallOptions(timeouts: DeployCallTimeouts) {
 }
 
 function createClient(emulatorHost: string | undefined): CloudDeployClient {
-  // Required at first use, not at import: the library and its protos weigh on a cold start.
-  const deploy = require('@google-cloud/deploy') as typeof import('@google-cloud/deploy');
-  if (emulatorHost === undefined) return new deploy.v1.CloudDeployClient();
+  // Required at first use, not at import, and only the client: the package's entry also
+  // loads the whole API's generated message classes, which the client never uses.
+  const Client = (require('@google-cloud/deploy/build/src/v1/cloud_deploy_client') as typeof v1)
+    .CloudDeployClient;
+  if (emulatorHost === undefined) return new Client();
   const grpc = require('@grpc/grpc-js') as typeof import('@grpc/grpc-js');
   const options: ClientOptions = {
     ...splitEmulatorHost(emulatorHost),
@@ -147,7 +162,7 @@ function createClient(emulatorHost: string | undefined): CloudDeployClient {
     // Without it, google-gax looks up credentials just to learn their universe domain.
     universeDomain: 'googleapis.com',
   };
-  return new deploy.v1.CloudDeployClient(options);
+  return new Client(options);
 }
 
 /** A {@link DeployPort} over the Cloud Deploy v1 client, created at the first call. */
@@ -193,6 +208,16 @@ export function createCloudDeployPort(options: CloudDeployPortOptions = {}): Clo
       call('CancelAutomationRun', async (deploy) => {
         await deploy.cancelAutomationRun({ name }, cancelOptions);
       }),
+
+    warmUp: () => {
+      try {
+        client ??= createClient(options.emulatorHost);
+      } catch {
+        // The first call builds it again and reports why it cannot.
+        return;
+      }
+      warmUpClient(client);
+    },
 
     close: async () => {
       const opened = client;

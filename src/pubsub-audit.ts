@@ -2,6 +2,7 @@ import type { v1 } from '@google-cloud/pubsub';
 import { auditAttributes } from './audit-builder';
 import type { AuditEvent } from './audit-event';
 import type { AuditPort } from './ports';
+import { warmUpClient } from './warm-up';
 
 type PublisherClient = InstanceType<typeof v1.PublisherClient>;
 type PublisherOptions = NonNullable<ConstructorParameters<typeof v1.PublisherClient>[0]>;
@@ -16,6 +17,9 @@ export interface PubSubAuditOptions {
   /** How many Publish requests may be outstanding at once; events queue behind them. */
   readonly maxRequestsInFlight?: number;
 }
+
+/** The Pub/Sub methods this adapter calls; the deployed bundle carries their protos alone. */
+export const PUBSUB_METHODS = ['Publish'] as const;
 
 /** One Publish attempt's deadline, retries included: well inside a function's timeout. */
 const PUBLISH_TIMEOUT_MILLIS = 10_000;
@@ -52,7 +56,7 @@ function createClient(project: string | undefined, emulatorHost: string | undefi
  */
 export function createPubSubAuditPort(
   options: PubSubAuditOptions,
-): AuditPort & { close(): Promise<void> } {
+): AuditPort & { warmUp(): void; close(): Promise<void> } {
   const project = /^projects\/([^/]+)\/topics\//.exec(options.topic)?.[1];
   const maxBatch = options.maxBatchMessages ?? 100;
   let client: PublisherClient | undefined;
@@ -104,6 +108,16 @@ export function createPubSubAuditPort(
           setImmediate(flush);
         }
       });
+    },
+    /** Builds the client and opens its channel now, in the background. */
+    warmUp() {
+      try {
+        client ??= createClient(project, options.emulatorHost);
+      } catch {
+        // The first publish builds it again and reports why it cannot.
+        return;
+      }
+      warmUpClient(client);
     },
     async close() {
       flush();

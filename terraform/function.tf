@@ -2,7 +2,8 @@ locals {
   source_root = abspath("${path.module}/..")
 
   # The same files as .gcloudignore lets through: package.json, package-lock.json,
-  # tsconfig.json and src/ without the local emulator. test/terraform checks that the two agree.
+  # tsconfig.json, src/ without the local emulator, and the build scripts in scripts/build.
+  # test/terraform checks that the two agree.
   source_excludes = [
     ".*",
     ".*/**",
@@ -23,8 +24,9 @@ locals {
     "node_modules/**",
     "schema",
     "schema/**",
-    "scripts",
-    "scripts/**",
+    "scripts/*.*",
+    "scripts/bench",
+    "scripts/bench/**",
     "terraform",
     "terraform/**",
     "test",

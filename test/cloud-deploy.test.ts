@@ -14,6 +14,7 @@ import {
 } from '../src/cloud-deploy';
 import { CloudDeployEmulator, type SeedRun } from '../src/emulator/deploy-emulator';
 import { DeployApiError, type GrpcCodeName } from '../src/errors/deploy-api-error';
+import { TcpListener } from './support/tcp-listener';
 
 const PIPELINE = 'projects/my-proj/locations/us-central1/deliveryPipelines/web';
 const START = new Date('2026-12-04T08:00:00.000Z');
@@ -71,7 +72,7 @@ afterAll(async () => {
 // First in the file: nothing before it may have loaded the client library.
 describe('client creation', () => {
   it('loads the client library and connects only at the first call', async () => {
-    const libraryPath = require.resolve('@google-cloud/deploy');
+    const libraryPath = require.resolve('@google-cloud/deploy/build/src/v1/cloud_deploy_client');
     const lazy = createCloudDeployPort({ emulatorHost: emulator.host, timeouts: TEST_TIMEOUTS });
     expect(require.cache[libraryPath]).toBeUndefined();
     expect(emulator.calls).toEqual([]);
@@ -81,6 +82,43 @@ describe('client creation', () => {
     await lazy.getRun(runName('run-1'));
     expect(emulator.calls).toHaveLength(2);
     await lazy.close();
+  });
+
+  it('loads only the generated client, not the package entry and its message classes', () => {
+    expect(require.cache[require.resolve('@google-cloud/deploy')]).toBeUndefined();
+  });
+
+  it('connects before the first call when warmed up, and the call then succeeds', async () => {
+    const listener = await TcpListener.start();
+    try {
+      const warmed = createCloudDeployPort({ emulatorHost: listener.host });
+      warmed.warmUp();
+      await listener.connected();
+      await warmed.close();
+    } finally {
+      await listener.stop();
+    }
+    const ready = createCloudDeployPort({ emulatorHost: emulator.host, timeouts: TEST_TIMEOUTS });
+    ready.warmUp();
+    ready.warmUp();
+    emulator.seedRun(buildSeed());
+    await expect(ready.getRun(runName('run-1'))).resolves.toMatchObject({ state: 'IN_PROGRESS' });
+    expect(emulator.calls).toHaveLength(1);
+    await ready.close();
+  });
+
+  it('leaves the errors of a failed warm-up to the first call', async () => {
+    const broken = createCloudDeployPort({ emulatorHost: 'no-port-here' });
+    expect(() => broken.warmUp()).not.toThrow();
+    const error = await rejection(broken.getRun(runName('run-1')));
+    expect(error.message).toMatch(/host:port/);
+    const gone = createCloudDeployPort({ emulatorHost: '127.0.0.1:1', timeouts: TEST_TIMEOUTS });
+    gone.warmUp();
+    // The warm-up keeps the channel connecting, so the call may wait out its deadlines.
+    expect(['UNAVAILABLE', 'DEADLINE_EXCEEDED']).toContain(
+      (await rejection(gone.getRun(runName('run-1')))).code,
+    );
+    await gone.close();
   });
 
   it('closes without ever having connected', async () => {
@@ -151,6 +189,8 @@ describe('credentials', () => {
 
   it('does look them up for the real API (the check above can fail)', async () => {
     const real = createCloudDeployPort({ timeouts: TEST_TIMEOUTS });
+    // A warm-up that cannot find credentials fails quietly; the call reports it.
+    real.warmUp();
     const error = await rejection(real.getRun(runName('run-1')));
     expect(error.message).toMatch(/credentials/);
     expect(metadataRequests.length).toBeGreaterThan(0);

@@ -6,6 +6,7 @@ import { runDecision } from '../src/decision';
 import { PubSubFixtures } from '../src/emulator/pubsub-fixtures';
 import { createPubSubAuditPort } from '../src/pubsub-audit';
 import { describeWithPubSubEmulator, requirePubSubEmulator } from './support/emulator-env';
+import { TcpListener } from './support/tcp-listener';
 
 const PIPELINE = 'projects/my-proj/locations/us-central1/deliveryPipelines/web';
 
@@ -83,6 +84,22 @@ describeWithPubSubEmulator('the Pub/Sub audit port', () => {
       [0, 1, 2].map((index) => port.publishAudit(buildEvent(index))),
     );
     expect(results.map((result) => result.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    await port.close();
+  });
+
+  it('connects before the first publish when warmed up, and publishes as usual', async () => {
+    const listener = await TcpListener.start();
+    try {
+      const warmed = createPubSubAuditPort({ topic, emulatorHost: listener.host });
+      warmed.warmUp();
+      await listener.connected();
+      await warmed.close();
+    } finally {
+      await listener.stop();
+    }
+    const port = createPubSubAuditPort({ topic, emulatorHost: requirePubSubEmulator().host });
+    port.warmUp();
+    await expect(port.publishAudit(buildEvent(900))).resolves.toBeUndefined();
     await port.close();
   });
 

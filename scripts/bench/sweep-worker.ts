@@ -1,10 +1,15 @@
 /**
- * Runs in its own process, so its peak RSS is the handler's alone: builds the function as
- * deployed (real adapters, logs to stdout) from the environment, runs one small sweep to
+ * Runs in its own process, so its peak RSS is the handler's alone: loads the deployed build
+ * (dist/function, real adapters, logs to stdout) as an instance does, runs one small sweep to
  * load the clients, then the measured sweep, and reports through the IPC channel.
  */
-import { createFunctionFromEnvironment } from '../../src/function';
+import { join } from 'node:path';
+import type { CloudEvent } from '@google-cloud/functions-framework';
+import { getFunction } from '@google-cloud/functions-framework/testing';
+import { loadBundle } from '../../src/bundle-loader';
 import { messagePublished } from './events';
+
+const DEPLOYED = join(__dirname, '..', '..', 'function');
 
 export interface SweepWorkerResult {
   readonly kind: 'result';
@@ -22,7 +27,10 @@ export interface SweepWorkerResult {
 async function main(): Promise<void> {
   const warmPipeline = process.env.BENCH_WARM_PIPELINE ?? '';
   const pipeline = process.env.BENCH_PIPELINE ?? '';
-  const handler = createFunctionFromEnvironment();
+  loadBundle(DEPLOYED);
+  const handler = getFunction('cancelAutomationRuns') as (
+    event: CloudEvent<unknown>,
+  ) => Promise<void>;
   // A warm-up sweep loads the clients and compiles the hot paths, as on an instance that
   // has served before; the measured sweep then sees steady-state code.
   await handler(messagePublished({ pipeline: warmPipeline, reason: 'warm-up' }));

@@ -67,7 +67,7 @@ const NEVER_UPLOADED = [
   'node_modules/',
   '.git/',
   'dist/',
-  'scripts/',
+  'scripts/bench/',
   'docs/',
   'schema/',
   'coverage/',
@@ -81,16 +81,17 @@ describe('what a deploy uploads', () => {
     expect(disagreements).toEqual([]);
   });
 
-  it('carries the build inputs: package.json, package-lock.json, tsconfig.json and the non-test src files', () => {
+  it('carries the build inputs: package.json, package-lock.json, tsconfig.json, the non-test src files and the build scripts', () => {
     const uploaded = candidateFiles().filter((path) => gcloudUploads(rules, path));
     for (const path of ['package.json', 'package-lock.json', 'tsconfig.json'])
       expect(uploaded).toContain(path);
     const sources = candidateFiles().filter(
       (path) =>
-        /^src\/.*\.ts$/.test(path) &&
+        (/^src\/.*\.ts$/.test(path) || /^scripts\/build\/.*\.ts$/.test(path)) &&
         !/\.test\.ts$/.test(path) &&
         !path.startsWith('src/emulator/'),
     );
+    expect(sources).toContain('scripts/build/bundle.ts');
     expect(sources.length).toBeGreaterThan(0);
     for (const path of sources) expect(uploaded, path).toContain(path);
   });
@@ -106,12 +107,15 @@ describe('what a deploy uploads', () => {
         path === 'package.json' ||
           path === 'package-lock.json' ||
           path === 'tsconfig.json' ||
-          path.startsWith('src/'),
+          path.startsWith('src/') ||
+          path.startsWith('scripts/build/'),
         path,
       ).toBe(true);
     }
-    expect(gcloudUploads(rules, 'src/emulator/server.ts')).toBe(false);
-    expect(archiveIncludes(excludes, 'src/emulator/server.ts')).toBe(false);
+    for (const path of ['src/emulator/server.ts', 'scripts/demo.ts', 'scripts/bench/main.ts']) {
+      expect(gcloudUploads(rules, path), path).toBe(false);
+      expect(archiveIncludes(excludes, path), path).toBe(false);
+    }
   });
 
   it('is self-contained: every relative import of an uploaded file resolves to an uploaded file', () => {
