@@ -5,4 +5,14 @@
  */
 import { loadBundle } from './bundle-loader';
 
-loadBundle(__dirname);
+const { codeCache } = loadBundle(__dirname);
+if (codeCache !== 'used') {
+  // One line per instance, so a deployment can tell that its starts are slower than built.
+  process.stdout.write(
+    `${JSON.stringify({
+      severity: 'INFO',
+      message: `code cache ${codeCache}: the function was compiled at start`,
+      codeCache,
+    })}\n`,
+  );
+}

@@ -98,8 +98,11 @@ resource "google_cloudfunctions2_function" "function" {
     all_traffic_on_latest_revision   = true
     service_account_email            = google_service_account.runtime.email
 
-    # Exactly the deployed variables of CONFIG_VARIABLES in src/config.ts (contract section 2).
+    # The deployed variables of CONFIG_VARIABLES in src/config.ts (contract section 2), and
+    # NODE_OPTIONS: the Node.js flags of DEPLOYED_NODE_OPTIONS in src/bundle-loader.ts, under
+    # which the build makes the code cache.
     environment_variables = {
+      NODE_OPTIONS          = "--max-semi-space-size=4"
       AUDIT_TOPIC           = google_pubsub_topic.audit.id
       ALLOWED_PIPELINES     = join(",", var.allowed_pipelines)
       DRY_RUN               = tostring(var.dry_run)

@@ -12,6 +12,7 @@ import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { DEPLOYED_NODE_OPTIONS } from '../src/bundle-loader';
 
 /**
  * The deployed artifact: package.json `main` and the files beside it, which `npm run build`
@@ -28,6 +29,7 @@ const LOADER = join(REPOSITORY_ROOT, 'dist', 'src', 'bundle-loader.js');
 
 const ENV = {
   PATH: process.env.PATH ?? '',
+  NODE_OPTIONS: DEPLOYED_NODE_OPTIONS,
   AUDIT_TOPIC: 'projects/my-proj/topics/audit',
   ALLOWED_PIPELINES: 'projects/my-proj/locations/*/deliveryPipelines/*',
 };
@@ -92,6 +94,25 @@ describe('the built entry point', () => {
     expect(outside.filter((name) => !builtins.has(name))).toEqual([
       '@google-cloud/functions-framework',
     ]);
+  });
+
+  it('compiles the bundle under other Node.js flags, whose code V8 will not take', () => {
+    expect(probe(DEPLOYED, { ...ENV, NODE_OPTIONS: '' })).toMatchObject({
+      registered: 'function',
+      codeCache: 'rejected-by-v8',
+    });
+  });
+
+  it('says once, at start, that it compiled instead', () => {
+    const script = `require(${JSON.stringify(join(REPOSITORY_ROOT, main))}); process.exit(0);`;
+    const quiet = execFileSync(process.execPath, ['-e', script], { env: ENV, encoding: 'utf8' });
+    expect(quiet).toBe('');
+    const told = execFileSync(process.execPath, ['-e', script], {
+      env: { ...ENV, NODE_OPTIONS: '' },
+      encoding: 'utf8',
+    });
+    expect(told.trim().split('\n')).toHaveLength(1);
+    expect(JSON.parse(told)).toMatchObject({ severity: 'INFO', codeCache: 'rejected-by-v8' });
   });
 
   it('compiles the bundle when its code cache is missing', () => {

@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { dirname, join } from 'node:path';
+import { DEPLOYED_NODE_OPTIONS } from '../../src/bundle-loader';
 import { findFreePort } from '../../src/emulator/pubsub-emulator';
 import { median, nowMs } from './stats';
 
@@ -30,9 +31,12 @@ function functionsFrameworkMain(): string {
   return join(dirname(index), 'main.js');
 }
 
-/** The environment a deployed instance would have, pointed at the local emulators. */
+/**
+ * The environment a deployed instance would have, its Node.js flags included, pointed at the
+ * local emulators. Every variant, the bare baseline too, runs under it.
+ */
 export function childEnvironment(variables: Record<string, string>): Record<string, string> {
-  const env: Record<string, string> = {};
+  const env: Record<string, string> = { NODE_OPTIONS: DEPLOYED_NODE_OPTIONS };
   for (const key of ['PATH', 'HOME', 'TMPDIR']) {
     const value = process.env[key];
     if (value !== undefined) env[key] = value;

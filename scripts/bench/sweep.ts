@@ -4,6 +4,7 @@
  */
 import { fork } from 'node:child_process';
 import { join } from 'node:path';
+import { DEPLOYED_NODE_OPTIONS } from '../../src/bundle-loader';
 import type { BenchEnvironment } from './environment';
 import { median } from './stats';
 import type { SweepWorkerResult } from './sweep-worker';
@@ -70,9 +71,8 @@ async function sweepOnce(
       FUNCTION_TIMEOUT_SECONDS: '3600',
       BENCH_PIPELINE: pipeline,
       BENCH_WARM_PIPELINE: warmPipeline,
-      ...(process.env.BENCH_NODE_OPTIONS === undefined
-        ? {}
-        : { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS }),
+      // A deployed instance's flags (they size the young generation), unless told otherwise.
+      NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? DEPLOYED_NODE_OPTIONS,
     },
     // Decision logs go where a deployed function's go: stdout, here discarded.
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],

@@ -11,7 +11,7 @@ import { fork } from 'node:child_process';
 import { resolve } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { loadBundle, writeCodeCache } from '../../src/bundle-loader';
+import { DEPLOYED_NODE_OPTIONS, loadBundle, writeCodeCache } from '../../src/bundle-loader';
 
 const PROJECT = 'code-cache';
 const PIPELINE = `projects/${PROJECT}/locations/us-central1/deliveryPipelines/web`;
@@ -127,6 +127,8 @@ export async function buildCodeCache(directory: string): Promise<number> {
     const child = fork(__filename, ['--train', absolute], {
       env: {
         PATH: process.env.PATH ?? '',
+        // The flags of a deployed instance: V8 refuses a cache made under others.
+        NODE_OPTIONS: DEPLOYED_NODE_OPTIONS,
         ...TRAINING_ENV,
         CLOUD_DEPLOY_EMULATOR_HOST: server.host,
         PUBSUB_EMULATOR_HOST: server.host,

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DEPLOYED_NODE_OPTIONS } from '../bundle-loader';
 import { findFreePort } from './pubsub-emulator';
 
 /** The directory holding this repository's package.json, from src/emulator or dist/src/emulator. */
@@ -251,6 +252,8 @@ export class FunctionServer {
       const value = process.env[key];
       if (value !== undefined) env[key] = value;
     }
+    // A deployed instance's flags, under which the build made the code cache.
+    env.NODE_OPTIONS = DEPLOYED_NODE_OPTIONS;
     for (const [key, value] of Object.entries(options.env ?? {})) {
       if (value !== undefined) env[key] = value;
     }

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { auditEventSchema } from '../../src/audit-event';
+import { DEPLOYED_NODE_OPTIONS } from '../../src/bundle-loader';
 import { CONFIG_VARIABLES } from '../../src/config';
 import { OUTCOMES } from '../../src/outcomes';
 import {
@@ -37,14 +38,22 @@ function functionResource(): Body {
 }
 
 describe('the function resource', () => {
-  it('sets exactly the environment variables a deployment sets (CONFIG_VARIABLES deployed: true)', () => {
+  it('sets exactly the environment variables a deployment sets (CONFIG_VARIABLES deployed: true) and NODE_OPTIONS', () => {
     const environment = objectAttribute(
       nested(functionResource(), 'service_config'),
       'environment_variables',
     );
-    expect(Object.keys(environment).sort()).toEqual(deployedVariables);
+    expect(Object.keys(environment).sort()).toEqual([...deployedVariables, 'NODE_OPTIONS'].sort());
     expect(Object.keys(environment)).not.toContain('CLOUD_DEPLOY_EMULATOR_HOST');
     expect(Object.keys(environment)).not.toContain('PUBSUB_EMULATOR_HOST');
+  });
+
+  it('runs Node.js with the flags the build made the code cache under', () => {
+    const environment = objectAttribute(
+      nested(functionResource(), 'service_config'),
+      'environment_variables',
+    );
+    expect(environment.NODE_OPTIONS).toBe(DEPLOYED_NODE_OPTIONS);
   });
 
   it('always gives the required variables a value', () => {
