@@ -73,7 +73,8 @@ resource "google_cloudfunctions2_function" "function" {
   description = "Cancels Cloud Deploy automation runs on request, alert and schedule; audits every decision."
 
   build_config {
-    runtime         = "nodejs20"
+    # Cloud Run functions decommissioned nodejs20 on 2026-10-30; the code runs on 20 and up.
+    runtime         = "nodejs22"
     entry_point     = "cancelAutomationRuns"
     service_account = var.build_service_account
 

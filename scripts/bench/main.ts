@@ -6,7 +6,7 @@
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { childEnvironment, measureColdStarts } from './cold-start';
-import { measureEndToEnd } from './e2e';
+import { type CpuPerMessage, measureEndToEnd } from './e2e';
 import { startEnvironment } from './environment';
 import { measurePerRunCpu } from './per-run-cpu';
 import { round } from './stats';
@@ -32,6 +32,22 @@ function table(rows: readonly (readonly [string, string, string])[]): string {
     .join('\n');
 }
 
+function withoutNodeOptions(env: Record<string, string>): Record<string, string> {
+  const { NODE_OPTIONS: _dropped, ...rest } = env;
+  return rest;
+}
+
+/** CPU milliseconds a message costs each process, and their sum. */
+function cpuText(cpu: CpuPerMessage, driver: string): string {
+  const parts = [
+    ...(cpu.function > 0 ? [`function ${round(cpu.function, 2)}`] : []),
+    `Pub/Sub emulator ${round(cpu.pubsubEmulator, 2)}`,
+    `${driver} + driver ${round(cpu.driver, 2)}`,
+  ];
+  const total = cpu.function + cpu.pubsubEmulator + cpu.driver;
+  return `${parts.join(' + ')} = ${round(total, 2)} ms`;
+}
+
 async function main(): Promise<void> {
   const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}, node ${process.version}`;
   console.log(`machine: ${machine}`);
@@ -49,6 +65,15 @@ async function main(): Promise<void> {
           source: join(DIST, 'scripts/bench/fixtures/bare-function.js'),
           target: 'bare',
           env,
+          data,
+        },
+        {
+          // Any V8 flag makes Node.js compile its own modules instead of using its built-in
+          // cache: this row shows what the deployed NODE_OPTIONS costs every start.
+          label: 'bare, no NODE_OPTIONS',
+          source: join(DIST, 'scripts/bench/fixtures/bare-function.js'),
+          target: 'bare',
+          env: withoutNodeOptions(env),
           data,
         },
         {
@@ -142,6 +167,16 @@ async function main(): Promise<void> {
         'e2e push: function',
         `${round(e2e.function.ratePerSecond, 0)} runs/s (${round(e2eVsPushCeiling)}x ceiling)`,
         `>= 0.5x; latency p50/p90/p99 ${round(e2e.function.p50Ms, 1)}/${round(e2e.function.p90Ms, 1)}/${round(e2e.function.p99Ms, 1)} ms`,
+      ],
+      [
+        'e2e: CPU a message, ceiling',
+        `${cpuText(e2e.ceiling.cpuPerMessage, 'sink')}`,
+        'the emulator pushing to a sink that only acknowledges',
+      ],
+      [
+        'e2e: CPU a message, function',
+        `${cpuText(e2e.function.cpuPerMessage, 'Cloud Deploy emulator')}`,
+        `${e2e.cores} cores carry at most ${round(e2e.cpuBoundPerSecond, 0)} msg/s (${round(e2e.cpuBoundPerSecond / e2e.ceiling.ratePerSecond)}x ceiling)`,
       ],
       [
         'e2e: one audit Publish to the emulator',

@@ -150,6 +150,11 @@ export class FunctionServer {
   }
 
   /** Whether a server process is running. */
+  /** The running server's process id. */
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
   get running(): boolean {
     return this.#child !== undefined;
   }

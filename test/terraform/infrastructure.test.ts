@@ -90,13 +90,15 @@ describe('the function resource', () => {
     expect(literal || constantValue === 'cancelAutomationRuns').toBe(true);
   });
 
-  it('uses the Node.js runtime that package.json engines names', () => {
+  it('uses a supported Node.js runtime that package.json engines allows', () => {
     const packageJson = JSON.parse(readFileSync(join(REPOSITORY_ROOT, 'package.json'), 'utf8')) as {
       engines: { node: string };
     };
-    const major = /(\d+)/.exec(packageJson.engines.node)?.[1];
-    expect(major).toBeDefined();
-    expect(nested(functionResource(), 'build_config').runtime).toBe(`nodejs${major}`);
+    const minimum = Number(/>=\s*(\d+)/.exec(packageJson.engines.node)?.[1]);
+    const runtime = String(nested(functionResource(), 'build_config').runtime);
+    // nodejs20 was decommissioned on 2026-10-30; nodejs22 is supported until 2027-10-31.
+    expect(runtime).toBe('nodejs22');
+    expect(Number(runtime.replace('nodejs', ''))).toBeGreaterThanOrEqual(minimum);
   });
 
   it('builds from an object whose name carries the zip hash', () => {
