@@ -6,6 +6,7 @@ import { fork } from 'node:child_process';
 import { join } from 'node:path';
 import { DEPLOYED_NODE_OPTIONS } from '../../src/bundle-loader';
 import type { BenchEnvironment } from './environment';
+import { ownCpuMs } from './process-cpu';
 import { median } from './stats';
 import type { SweepWorkerResult } from './sweep-worker';
 
@@ -23,6 +24,15 @@ export interface SweepResult {
   readonly sweepPeakRssMiB: number;
   /** CPU the handler's process spent on one sweep. */
   readonly cpuMs: number;
+  /** CPU the Cloud Deploy emulator's process (this one) spent on one sweep. */
+  readonly emulatorCpuMs: number;
+  /** How long the emulator actually held each call it was asked to hold `latencyMs`. */
+  readonly heldMeanMs: number;
+}
+
+interface SweepOnceResult extends SweepWorkerResult {
+  readonly emulatorCpuMs: number;
+  readonly heldMeanMs: number;
 }
 
 const PIPELINES = 'projects/bench-proj/locations/us-central1/deliveryPipelines';
@@ -42,7 +52,7 @@ async function sweepOnce(
   runs: number,
   concurrency: number,
   latencyMs: number,
-): Promise<SweepWorkerResult> {
+): Promise<SweepOnceResult> {
   sweepNumber += 1;
   const pipeline = `${PIPELINES}/sweep-${process.pid}-${sweepNumber}`;
   const warmPipeline = `${pipeline}-warm`;
@@ -77,28 +87,33 @@ async function sweepOnce(
     // Decision logs go where a deployed function's go: stdout, here discarded.
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
+  let cpuBefore = 0;
   const result = await new Promise<SweepWorkerResult>((resolve, reject) => {
     child.on('message', (message: SweepWorkerResult | 'ready') => {
       if (message === 'ready') {
         environment.deploy.setLatency(latencyMs);
+        environment.deploy.takeDelayStatistics();
+        cpuBefore = ownCpuMs();
         child.send('go');
       } else resolve(message);
     });
     child.once('exit', (code) => reject(new Error(`sweep worker exited with ${code}`)));
   });
+  const emulatorCpuMs = ownCpuMs() - cpuBefore;
+  const held = environment.deploy.takeDelayStatistics();
   environment.deploy.setLatency(0);
   const cancelled = environment.deploy
     .runs(pipeline)
     .filter((run) => run.state === 'CANCELLED').length;
   if (cancelled !== runs) throw new Error(`sweep cancelled ${cancelled} of ${runs} runs`);
-  return result;
+  return { ...result, emulatorCpuMs, heldMeanMs: held.meanMs };
 }
 
 export async function measureSweep(
   environment: BenchEnvironment,
   options: { runs: number; concurrency: number; latencyMs: number; rounds: number },
 ): Promise<SweepResult> {
-  const results: SweepWorkerResult[] = [];
+  const results: SweepOnceResult[] = [];
   for (let round = 0; round < options.rounds; round += 1) {
     results.push(
       await sweepOnce(environment, options.runs, options.concurrency, options.latencyMs),
@@ -113,6 +128,8 @@ export async function measureSweep(
     wallMs,
     medianWallMs: median(wallMs),
     cpuMs: median(results.map((result) => result.cpuMs)),
+    emulatorCpuMs: median(results.map((result) => result.emulatorCpuMs)),
+    heldMeanMs: median(results.map((result) => result.heldMeanMs)),
     sweepPeakRssMiB: Math.max(...results.map((result) => result.sampledPeakRssBytes)) / 2 ** 20,
     baseRssMiB: median(results.map((result) => result.rssBeforeSweepBytes)) / 2 ** 20,
     peakRssMiB:

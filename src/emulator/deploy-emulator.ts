@@ -319,6 +319,7 @@ export class CloudDeployEmulator {
   private readonly callLog: EmulatorCall[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
   private latencyMs: number;
+  private delayed = { calls: 0, totalMs: 0 };
   private boundHost = '';
   private boundPort = 0;
 
@@ -431,6 +432,16 @@ export class CloudDeployEmulator {
     return this.callLog;
   }
 
+  /**
+   * How long the calls held back by latency or a delay fault were actually held, from
+   * arrival to answer, since the last time this was asked: timers fire late, never early.
+   */
+  takeDelayStatistics(): { calls: number; meanMs: number } {
+    const { calls, totalMs } = this.delayed;
+    this.delayed = { calls: 0, totalMs: 0 };
+    return { calls, meanMs: calls === 0 ? 0 : totalMs / calls };
+  }
+
   /** Forgets runs, faults, latency and the call log. */
   reset(): void {
     this.store.clear();
@@ -525,8 +536,11 @@ export class CloudDeployEmulator {
         answer();
         return;
       }
+      const arrived = performance.now();
       const timer = setTimeout(() => {
         this.timers.delete(timer);
+        this.delayed.calls += 1;
+        this.delayed.totalMs += performance.now() - arrived;
         answer();
       }, delay);
       this.timers.add(timer);

@@ -544,6 +544,19 @@ describe('control surface', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(140);
   });
 
+  it('reports how long it held the delayed calls, then starts counting again', async () => {
+    const seeded = emulator.seedRun(buildSeed());
+    emulator.takeDelayStatistics();
+    await client.getAutomationRun({ name: seeded.name }, ONCE);
+    emulator.setLatency(60);
+    await client.getAutomationRun({ name: seeded.name }, ONCE);
+    await client.getAutomationRun({ name: seeded.name }, ONCE);
+    const held = emulator.takeDelayStatistics();
+    expect(held.calls).toBe(2);
+    expect(held.meanMs).toBeGreaterThanOrEqual(59);
+    expect(emulator.takeDelayStatistics()).toEqual({ calls: 0, meanMs: 0 });
+  });
+
   it('logs every call with its method and resource', async () => {
     const seeded = emulator.seedRun(buildSeed());
     await client.getAutomationRun({ name: seeded.name }, ONCE);
